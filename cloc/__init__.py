@@ -1,0 +1,1 @@
+"""cloc-bench: the CLOC loss, ordinal metrics, training and aggregation."""
