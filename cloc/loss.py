@@ -17,10 +17,10 @@ Reductions of the per-anchor hinge sums h_i = sum_{p, n} l(i, p, n):
 Both return (1/B) * sum_i L_i over all B anchors, with L_i = 0 where P(i) or N(i) is empty.
 
 The published code loops in Python over positive columns and builds B x B tensors per step.
-Here, for each (anchor, negative) the hinge sum over positives is
-``count * a - prefix_sum`` with a = s(i, n) + M(y_i, y_n) and the anchor's positive similarities
-sorted and prefix-summed, so the loss costs O(B^2 log B) time and O(B^2) memory, and its exact
-gradient comes from the same counts (see ``_HingeSums``).
+Here, for each (anchor, negative) the hinge sum over positives is ``count * a - prefix_sum``
+with a = s(i, n) + M(y_i, y_n) and the anchor's positive similarities below a counted and
+summed in one sorted pass per row, so the loss costs O(B^2 log B) time and O(B^2) memory, and
+its exact gradient comes from the same counts (see ``_HingeSums``).
 """
 
 from __future__ import annotations
@@ -61,50 +61,41 @@ def class_distance_matrix(margins: torch.Tensor) -> torch.Tensor:
 class _HingeSums(torch.autograd.Function):
     """Per-anchor sums h_i = sum_{p in P(i), n in N(i)} relu(sim[i,n] + D[y_i,y_n] - sim[i,p]).
 
-    Forward: sort each anchor's positive similarities, prefix-sum them, and for every
-    (anchor, negative) count the positives below the threshold a = sim[i,n] + D[y_i,y_n]
-    with ``searchsorted``: its hinge sum is count * a - prefix[count].
-    Backward (exact; relu'(0) = 0 as in PyTorch): dh_i/da_in = #{p : sim[i,p] < a_in} and
-    dh_i/dsim[i,p] = -#{n : a_in > sim[i,p]}, the latter by sorting the thresholds. Nothing
-    larger than B x B is built, and autograd keeps no B x B intermediates of its own.
+    With key[i,j] = sim[i,j] + D[y_i,y_j] (D is 0 within a class, so positives keep their
+    similarity and negatives get their threshold a_in), one sort of each row puts every
+    positive before the thresholds it lies under. Walking a row in sorted order, a negative
+    with c positives before it whose similarities sum to S contributes c * a_in - S.
+    The exact gradient comes from the same pass (relu'(0) = 0, as in PyTorch; an exact tie
+    between a positive's similarity and a threshold may take the other one-sided gradient):
+    dh_i/da_in = c, and dh_i/dsim[i,p] = -(number of negatives after p in the sorted row).
+    Nothing larger than B x B is built, and autograd stores one B x B gradient matrix.
     """
 
     @staticmethod
     def forward(ctx, sim, class_distance, labels, positive, negative):
-        margin = class_distance[labels[:, None], labels[None, :]]
-        threshold = sim + margin
-        inf = torch.tensor(math.inf, dtype=sim.dtype, device=sim.device)
-        positive_sorted = torch.where(positive, sim, inf).sort(dim=1).values
-        n_pos = positive.sum(dim=1, keepdim=True)
-        column = torch.arange(sim.shape[1], device=sim.device)
-        prefix = torch.cumsum(torch.where(column < n_pos, positive_sorted, 0.0), dim=1)
-        prefix = torch.cat([sim.new_zeros(sim.shape[0], 1), prefix], dim=1)
-        # +inf fillers sort last and are never below a finite threshold, so count <= |P(i)|.
-        active = torch.searchsorted(positive_sorted, threshold.contiguous())
-        hinge = active.to(sim.dtype) * threshold - prefix.gather(1, active)
-        hinge = torch.where(negative, hinge, 0.0)
-        ctx.save_for_backward(sim, threshold, active, labels, positive, negative)
+        key = sim + class_distance[labels[:, None], labels[None, :]]
+        key_sorted, order = key.sort(dim=1)
+        is_pos = positive.gather(1, order)
+        is_neg = negative.gather(1, order)
+        n_pos_before = torch.cumsum(is_pos, dim=1, dtype=sim.dtype)
+        pos_sum_before = torch.cumsum(torch.where(is_pos, key_sorted, 0.0), dim=1)
+        hinge = torch.where(is_neg, n_pos_before * key_sorted - pos_sum_before, 0.0).sum(dim=1)
+
+        n_neg_after = negative.sum(dim=1, keepdim=True) - torch.cumsum(is_neg, dim=1, dtype=sim.dtype)
+        grad_sorted = torch.where(is_neg, n_pos_before, torch.where(is_pos, -n_neg_after, 0.0))
+        grad_key = torch.empty_like(key).scatter_(1, order, grad_sorted)
+        ctx.save_for_backward(grad_key, labels, negative)
         ctx.n_classes = class_distance.shape[0]
-        return hinge.sum(dim=1)
+        return hinge
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_hinge):
-        sim, threshold, active, labels, positive, negative = ctx.saved_tensors
-        weight = grad_hinge[:, None]
-        grad_threshold = torch.where(negative, active.to(sim.dtype), 0.0) * weight
-
-        neg_inf = torch.tensor(-math.inf, dtype=sim.dtype, device=sim.device)
-        negative_sorted = torch.where(negative, threshold, neg_inf).sort(dim=1).values
-        # Entries <= sim[i,p] include the -inf fillers, so the rest are negatives above it.
-        at_or_below = torch.searchsorted(negative_sorted, sim.contiguous(), right=True)
-        above = sim.shape[1] - at_or_below
-        grad_positive = torch.where(positive, -above.to(sim.dtype), 0.0) * weight
-
-        grad_sim = grad_threshold + grad_positive
-        # dL/dD[a, b] = sum of grad_threshold over anchors of class a and negatives of class b.
-        one_hot = F.one_hot(labels, ctx.n_classes).to(sim.dtype)
-        grad_class_distance = one_hot.T @ grad_threshold @ one_hot
+        grad_key, labels, negative = ctx.saved_tensors
+        grad_sim = grad_key * grad_hinge[:, None]
+        # dL/dD[a, b]: the thresholds' gradients summed over anchors of class a, negatives of b.
+        one_hot = F.one_hot(labels, ctx.n_classes).to(grad_sim.dtype)
+        grad_class_distance = one_hot.T @ torch.where(negative, grad_sim, 0.0) @ one_hot
         return grad_sim, grad_class_distance, None, None, None
 
 
