@@ -127,8 +127,19 @@ class TrainConfig:
         def bad(key, msg):
             raise ClocError(f"config '{key}': {msg}")
 
-        def intlike(key, lo=None, allow_none=False):
+        def coerce(key):
+            # YAML 1.1 reads "1e-3" (no dot) as a string: accept numeric strings
             v = getattr(self, key)
+            if isinstance(v, str):
+                try:
+                    v = float(v)
+                    setattr(self, key, v)
+                except ValueError:
+                    pass
+            return v
+
+        def intlike(key, lo=None, allow_none=False):
+            v = coerce(key)
             if v is None and allow_none:
                 return
             if isinstance(v, bool) or not isinstance(v, int):
@@ -141,7 +152,7 @@ class TrainConfig:
                 bad(key, f"must be >= {lo}, got {v}")
 
         def num(key, lo=None, hi=None, allow_none=False, strict_lo=False):
-            v = getattr(self, key)
+            v = coerce(key)
             if v is None and allow_none:
                 return
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):

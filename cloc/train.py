@@ -274,10 +274,12 @@ def train_job(job: Job) -> dict:
     if ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
         if state.get("config_hash") != chash:
-            raise ClocError(
-                f"{out} holds a checkpoint of a different configuration (hash {state.get('config_hash')} != "
-                f"{chash}); use another --out or delete {out}"
-            )
+            # an unfinished run of another configuration (e.g. a workflow re-running a job whose
+            # inputs changed): start afresh rather than resume something else
+            log.warning("%s: discarding an unfinished run of a different configuration (hash %s != %s)",
+                        out, state.get("config_hash"), chash)
+            _clear_run(out)
+            state = None
 
     if state is not None and state.get("finished"):
         log.info("%s: training already finished (%s)", out, state.get("stop_reason"))
@@ -343,7 +345,7 @@ def _train(job, cfg, identity, K, lmap, init_from, margins_in, chash, state):
     from torch.utils.tensorboard import SummaryWriter
 
     start_epoch = (state["epoch"] + 1) if state is not None else 1
-    writer = SummaryWriter(log_dir=str(out), purge_step=start_epoch)
+    writer = SummaryWriter(log_dir=str(out), purge_step=start_epoch if state is not None else None)
     loss_mod = _build_loss(job.method, K, device, writer, lmap, cfg.reduction)
     objective = Objective(loss_mod, cfg.lam, cfg.loss_on)
     net = FeaturesAndLogits(model, need_features=objective.needs_features)
@@ -516,6 +518,17 @@ def _train(job, cfg, identity, K, lmap, init_from, margins_in, chash, state):
             writer.close()
             raise TrainingInterrupted(f"interrupted after epoch {epoch} ({INTERRUPT_ENV} / test hook)")
     writer.close()
+
+
+RUN_FILES = ("checkpoint.pt", "best.pt", "history.csv", "margins.json", "run.json", "config.yaml",
+             "metrics.json", "predictions.csv", "confusion.csv")
+
+
+def _clear_run(out: Path) -> None:
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for p in list(out.glob("events.out.tfevents.*")) + list(out.glob("predictions_*.csv")) + list(out.glob("confusion_*.csv")):
+        p.unlink(missing_ok=True)
 
 
 def _write_margins_json(out, identity, method, loss_mod, trajectory):
