@@ -69,24 +69,35 @@ def time_fwd_bwd(fn, B: int, D: int, repeats: int) -> float:
     return best * 1000
 
 
+def _peak_rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def measure_peak_memory(B: int, D: int) -> None:
+    """In this (fresh) process: print the peak resident-set growth of one forward+backward."""
+    output, labels, margins = inputs(B, D)
+    ordinal_contrastive_loss(output[:8], labels[:8], margins).backward()  # load kernels first
+    before = _peak_rss_kib()
+    ordinal_contrastive_loss(output, labels, margins).backward()
+    print((_peak_rss_kib() - before) / 1024)
+
+
 def peak_memory_mib(B: int, D: int) -> float:
-    """Run one forward+backward in a fresh process; return the resident-set growth in MiB."""
-    code = (
-        "import resource, torch, sys; sys.path.insert(0, 'benchmarks');"
-        "from bench_loss import inputs; from cloc.loss import ordinal_contrastive_loss;"
-        f"o, y, m = inputs({B}, {D}); ordinal_contrastive_loss(o[:8], y[:8], m).backward();"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-        "ordinal_contrastive_loss(o, y, m).backward();"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    """Peak memory of one forward+backward, measured in a fresh subprocess."""
+    command = [sys.executable, __file__, "--peak-memory", str(B), str(D)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(result.stdout.strip())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--peak-memory", nargs=2, type=int, metavar=("B", "D"),
+                        help="internal: measure one forward+backward's peak memory and exit")
     args = parser.parse_args()
+    if args.peak_memory:
+        measure_peak_memory(*args.peak_memory)
+        return
     fast = lambda o, y, m: ordinal_contrastive_loss(o, y, m, "reference")  # noqa: E731
 
     # Both implementations agree before anything is timed.
