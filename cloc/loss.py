@@ -265,6 +265,16 @@ class _OrdinalContrastiveLoss(nn.Module):
         values = self.margins().detach().double().cpu().tolist()
         return [[mode, value] for value in values[: self._n_map_entries]]
 
+    def log_margins(self, global_step) -> None:
+        """Write the current margins to the summary writer (if any) at ``global_step``.
+
+        ``forward`` does this on every call given a step; a training loop that logs once per
+        epoch calls this instead and passes no step to ``forward``.
+        """
+        if self.writer is not None:
+            with torch.no_grad():
+                self._log_margins(self.margins().detach(), global_step)
+
     def forward(self, output, labels, global_step=None, *, step=None):
         """CLOC loss of a batch. ``step`` is the original release's name for ``global_step``."""
         if global_step is None:

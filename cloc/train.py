@@ -205,13 +205,10 @@ def _margins(loss_mod) -> list[float]:
     return [float(v) for v in loss_mod.margins().detach().cpu().tolist()]
 
 
-def _log_margins(loss_mod, step: int, device) -> None:
-    """Ask the loss to write its margin scalars (and the custom layout) for ``step``."""
-    if loss_mod is None:
-        return
-    K = loss_mod.margins().shape[0] + 1
-    with torch.no_grad():
-        loss_mod(torch.ones(2, 2, device=device), torch.tensor([0, K - 1], device=device), global_step=step)
+def _log_margins(loss_mod, step: int) -> None:
+    """Have the loss write its margin scalars (its writer also holds the custom layout)."""
+    if loss_mod is not None:
+        loss_mod.log_margins(step)
 
 
 # ============================================================================ main entry
@@ -388,7 +385,7 @@ def _train(job, cfg, identity, K, lmap, init_from, margins_in, chash, state):
         train_images = 0
         wall_before = 0.0
         if loss_mod is not None:
-            _log_margins(loss_mod, 0, device)
+            _log_margins(loss_mod, 0)
     else:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -475,7 +472,7 @@ def _train(job, cfg, identity, K, lmap, init_from, margins_in, chash, state):
                 "LR/" + k if k in ("lr", "margin_lr") else "Metrics/" + k)
             writer.add_scalar(tag, v, epoch)
         if loss_mod is not None:
-            _log_margins(loss_mod, epoch, device)
+            _log_margins(loss_mod, epoch)
         writer.flush()
         msg = (f"[{identity['dataset']} s{job.split} {job.backbone} {job.method} p{identity['phase']} "
                f"seed{job.seed}] epoch {epoch}/{cfg.max_epochs} loss {stats['loss']:.4f} "

@@ -262,3 +262,14 @@ def test_single_margin_logs_margin_and_works_without_writer(tmp_path):
     writer.close()
     events = read_events(tmp_path).Scalars("Margin")
     assert [(e.step, round(e.value, 5)) for e in events] == [(7, 0.8)]
+
+
+def test_log_margins_writes_without_a_forward(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+    writer = SummaryWriter(tmp_path)
+    loss = OrdinalContrastiveLoss_mm(3, summaryWriter=writer, learnable_map=[["fixed", 0.3], ["fixed", 0.9]])
+    loss.log_margins(5)
+    OrdinalContrastiveLoss_mm(3).log_margins(5)  # no writer: nothing to do, no error
+    writer.close()
+    acc = read_events(tmp_path)
+    assert [(e.step, round(e.value, 5)) for e in acc.Scalars("C1-C2")] == [(5, 0.9)]
