@@ -33,24 +33,31 @@ __all__ = [
 ]
 
 
-def _labels(y_true, y_pred, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_n_classes(n_classes) -> None:
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
         raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-    arrays = []
-    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
-        array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values)
-        if array.ndim != 1:
-            raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
-        if array.size and not np.issubdtype(array.dtype, np.integer):
-            if not np.all(np.mod(array, 1) == 0):
-                raise ValueError(f"{name} must hold integer class indices, got dtype {array.dtype}")
-        array = array.astype(np.int64)
-        if array.size and (array.min() < 0 or array.max() >= n_classes):
-            raise ValueError(
-                f"{name} must lie in [0, {n_classes}), got values from {array.min()} to {array.max()}"
-            )
-        arrays.append(array)
-    y_true, y_pred = arrays
+
+
+def _class_indices(name: str, values, n_classes: int) -> np.ndarray:
+    """``values`` as a 1-D int64 array of class indices in [0, n_classes), or a clear error."""
+    array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        if not np.issubdtype(array.dtype, np.number) or not np.all(np.mod(array, 1) == 0):
+            raise ValueError(f"{name} must hold integer class indices, got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if array.size and (array.min() < 0 or array.max() >= n_classes):
+        raise ValueError(
+            f"{name} must lie in [0, {n_classes}), got values from {array.min()} to {array.max()}"
+        )
+    return array
+
+
+def _labels(y_true, y_pred, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    _check_n_classes(n_classes)
+    y_true = _class_indices("y_true", y_true, n_classes)
+    y_pred = _class_indices("y_pred", y_pred, n_classes)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true has {y_true.size} entries but y_pred has {y_pred.size}")
     if y_true.size == 0:
@@ -123,14 +130,19 @@ def rps(y_true, probs, n_classes: int) -> float:
     F and O are the predicted and observed cumulative distributions over the ordered classes;
     0 is perfect, 1 the worst possible.
     """
+    _check_n_classes(n_classes)
     probs = np.asarray(probs.detach().cpu() if hasattr(probs, "detach") else probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] != n_classes:
         raise ValueError(f"probs must have shape (n_samples, {n_classes}), got {probs.shape}")
-    y_true, _ = _labels(y_true, np.zeros(len(probs), dtype=np.int64), n_classes)
+    y_true = _class_indices("y_true", y_true, n_classes)
     if len(y_true) != len(probs):
         raise ValueError(f"y_true has {len(y_true)} entries but probs has {len(probs)} rows")
+    if len(y_true) == 0:
+        raise ValueError("ordinal metrics need at least one sample; got empty y_true and probs")
     if not np.all(np.isfinite(probs)) or np.any(probs < 0):
         raise ValueError("probs must be finite and non-negative")
+    if np.any(probs.sum(axis=1) <= 0):
+        raise ValueError("every row of probs needs a positive sum (they are normalised to 1)")
     if n_classes == 1:
         return 0.0
     probs = probs / probs.sum(axis=1, keepdims=True)
