@@ -62,7 +62,8 @@ def margin_trajectories(traj: pd.DataFrame, dataset: str, backbone: str, path: P
             ax.fill_between(stat.index, stat["min"], stat["max"], alpha=0.15, color=line.get_color())
         n = g.groupby(["split", "seed"]).ngroups if not g.empty else 0
         ax.set_title(f"{m} (n={n})")
-        ax.set_xlabel("epoch (phase one)")
+        ax.set_xlabel("epoch (phase one; 0 = initial)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if not g.empty:
             ax.legend(title="boundary", fontsize=7, title_fontsize=7)
