@@ -174,7 +174,8 @@ def _fmt(value: Any) -> str:
 
 
 def cli_options(options: dict | None) -> list[str]:
-    """`{key: value}` -> `--key value` (True -> bare flag; False/None omitted; lists repeated)."""
+    """`{key: value}` -> `--key value` (True -> bare flag; False/None omitted; lists joined with
+    commas, the form data_prep's list options take: `classes: [a, b]` -> `--classes a,b`)."""
     args: list[str] = []
     for key, value in (options or {}).items():
         flag = "--" + str(key).replace("_", "-")
@@ -183,7 +184,7 @@ def cli_options(options: dict | None) -> list[str]:
         elif value is False or value is None:
             continue
         elif isinstance(value, (list, tuple)):
-            args += [flag, *[_fmt(v) for v in value]]
+            args += [flag, ",".join(_fmt(v) for v in value)]
         else:
             args += [flag, _fmt(value)]
     return args

@@ -403,6 +403,8 @@ def _train(job, cfg, identity, K, lmap, init_from, margins_in, chash, state):
         wall_before = state["wall_time_s"]
         set_rng_state(state["rng"])
         log.info("%s: resuming after epoch %d", out, state["epoch"])
+        # A kill between the history and checkpoint writes leaves history.csv one epoch ahead.
+        atomic_write_csv(out / "history.csv", pd.DataFrame(history))
     atomic_write_json(out / "run.json", {**run_info, "epochs_run": len(history)})
 
     interrupt_after = job.interrupt_after_epoch

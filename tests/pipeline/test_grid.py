@@ -54,7 +54,18 @@ def test_prepare_and_bias_args():
     assert shlex.split(pl.prepare_args(p, "adience"))[:3] == ["adience", "--raw", "data/raw/adience"]
     assert "--fraction" in pl.bias_args(d, "synthetic_bias")
     assert pl.cli_options({"n_train": 5, "flag": True, "off": False, "xs": [1, 2]}) == [
-        "--n-train", "5", "--flag", "--xs", "1", "2"]
+        "--n-train", "5", "--flag", "--xs", "1,2"]
+
+
+def test_list_options_reach_data_prep_in_its_comma_form():
+    from data_prep.cli import dataset_parser
+    from data_prep.registry import registry
+
+    config = {"datasets": {"my_grades": {"adapter": "image_folder", "raw": "/data/my_grades",
+                                         "size": 64, "options": {"classes": ["g0", "g1", "g2"]}}}}
+    argv = shlex.split(pl.prepare_args(config, "my_grades"))
+    parsed = dataset_parser(registry["image_folder"]).parse_args([*argv, "--out", "x"])
+    assert parsed.classes == ["g0", "g1", "g2"]
 
 
 def test_cross_field_checks():
