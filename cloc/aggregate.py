@@ -27,6 +27,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from cloc.metrics import METRICS
+
 IDENTITY = ["dataset", "split", "backbone", "method", "seed", "phase"]
 GROUP = ["dataset", "backbone", "method", "phase"]
 BASELINE = "ce"
@@ -36,19 +38,9 @@ META = [
     "git_commit", "config_hash",
 ]
 
-# Used only when cloc.metrics cannot be imported (the registry is the source of truth).
-_FALLBACK_HIGHER = {
-    "accuracy": True, "mae": False, "qwk": True, "amae": False, "mmae": False,
-    "one_off_accuracy": True, "spearman": True, "rps": False,
-}
-
 
 def higher_is_better(metric: str) -> bool | None:
     """Direction of a metric from the `cloc.metrics.METRICS` registry (None if unknown)."""
-    try:
-        from cloc.metrics import METRICS
-    except ImportError:  # pragma: no cover - only before the metrics module exists
-        return _FALLBACK_HIGHER.get(metric)
     m = METRICS.get(metric)
     return None if m is None else bool(m.higher_is_better)
 
