@@ -121,6 +121,8 @@ class _HingeSums(torch.autograd.Function):
         hinge = contribution.sum(dim=1)
         del contribution
 
+        if not any(ctx.needs_input_grad[:2]):  # e.g. a validation loss under no_grad
+            return hinge
         # d/dsim of a positive: minus the negatives sorted after it; of a negative: n_pos_before.
         n_neg_after = is_neg.cumsum(dim=1).neg_().add_(n_negatives.to(sim.dtype)[:, None])
         grad_sorted = n_pos_before.mul_(is_neg).sub_(n_neg_after.mul_(is_pos))

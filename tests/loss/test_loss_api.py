@@ -273,3 +273,12 @@ def test_log_margins_writes_without_a_forward(tmp_path):
     writer.close()
     acc = read_events(tmp_path)
     assert [(e.step, round(e.value, 5)) for e in acc.Scalars("C1-C2")] == [(5, 0.9)]
+
+
+def test_no_grad_forward_gives_the_same_value():
+    loss = OrdinalContrastiveLoss_mm(4)
+    x, y = batch()
+    with torch.no_grad():
+        value = loss(x, y)
+    assert not value.requires_grad
+    torch.testing.assert_close(value, loss(x, y).detach())
