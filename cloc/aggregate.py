@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from cloc.checkpoint import atomic_write_text
 from cloc.metrics import METRICS
 
 IDENTITY = ["dataset", "split", "backbone", "method", "seed", "phase"]
@@ -371,8 +372,6 @@ def write_all(out_dir: str | Path, metrics_paths: Sequence[str | Path],
         "trajectories": traj.to_csv(index=False),
         "confusion": read_confusions(metrics_paths).to_csv(index=False),
     }
-    for name, text in contents.items():  # atomic: temp file + rename
-        tmp = files[name].with_name(files[name].name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(files[name])
+    for name, text in contents.items():
+        atomic_write_text(files[name], text)
     return files

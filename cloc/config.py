@@ -12,13 +12,13 @@ from typing import Any
 import yaml
 
 from .errors import ClocError
+from .loss import REDUCTIONS
 
 METHODS = ("ce", "cloc_mm", "cloc_sm")
 AUGMENTS = ("none", "flip", "crop", "crop_flip")
 SCHEDULERS = ("none", "cosine", "step")
 AMP_MODES = ("none", "bf16", "fp16")
 LOSS_ON = ("logits", "features")
-REDUCTIONS = ("reference", "mean")
 PHASE2_INIT = ("phase1", "initial")
 
 # Keys that do not change what is computed (only how fast / where): left out of the config hash

@@ -38,8 +38,8 @@ class Objective(nn.Module):
         ce = F.cross_entropy(logits.float(), labels)
         if self.cloc is None:
             return ce, ce, None
-        out = features if self.loss_on == "features" else logits
-        c = self.cloc(out.float(), labels)
+        # The CLOC loss itself computes in float32 when given half-precision outputs.
+        c = self.cloc(features if self.loss_on == "features" else logits, labels)
         return ce + self.lam * c, ce, c
 
 

@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
+from cloc.checkpoint import atomic_write_bytes
 
 METHOD_ORDER = {"ce": 0, "cloc_mm": 1, "cloc_sm": 2}
 
@@ -41,11 +44,10 @@ def _final(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     _plt().close(fig)
-    tmp.replace(path)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

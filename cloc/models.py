@@ -156,10 +156,7 @@ def _cached_hub_file(name: str) -> str | None:
         import timm
         from huggingface_hub import try_to_load_from_cache
 
-        hub_id = timm.models.get_pretrained_cfg(name.split(".")[0]).hf_hub_id if "." not in name else None
-        if hub_id is None:
-            cfg = timm.models.get_pretrained_cfg(name)
-            hub_id = getattr(cfg, "hf_hub_id", None)
+        hub_id = getattr(timm.models.get_pretrained_cfg(name), "hf_hub_id", None)
         if not hub_id:
             return None
         cache_dir = os.environ.get("HF_HUB_CACHE") or (

@@ -20,8 +20,10 @@ from itertools import product
 from pathlib import Path
 from typing import Any, Iterable
 
-CLOC_METHODS = ("cloc_mm", "cloc_sm")
-ALL_METHODS = ("ce",) + CLOC_METHODS
+from cloc.config import METHODS
+
+ALL_METHODS = METHODS
+CLOC_METHODS = tuple(m for m in METHODS if m != "ce")
 STAGES = ("ce", "phase1", "phase2")
 
 #: Marker written by the training rule after ``cloc train`` returned successfully. It is the
